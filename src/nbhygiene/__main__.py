@@ -1,0 +1,5 @@
+import sys
+
+from nbhygiene.cli import main
+
+sys.exit(main())
