@@ -16,7 +16,7 @@ from typing import Any
 
 from nbhygiene.__about__ import __version__
 from nbhygiene.config import Config
-from nbhygiene.findings import FileResult, Finding
+from nbhygiene.findings import FileError, FileResult, Finding
 from nbhygiene.loading import content_hash
 
 
@@ -84,9 +84,10 @@ class ResultsCache:
             self.dirty = True
         try:
             findings = [Finding.from_json(f, path) for f in entry["findings"]]
+            error = FileError(**entry["error"]) if entry.get("error") else None
         except (KeyError, TypeError, ValueError):
             return None
-        return FileResult(path, findings, cached=True)
+        return FileResult(path, findings, error=error, cached=True)
 
     def put(self, path: str, digest: str, result: FileResult) -> None:
         try:
@@ -98,6 +99,7 @@ class ResultsCache:
             "size": stat.st_size,
             "hash": digest,
             "findings": [f.to_json(internal=True) for f in result.findings],
+            "error": result.error.to_json() if result.error else None,
         }
         self.dirty = True
 

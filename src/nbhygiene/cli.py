@@ -107,9 +107,9 @@ def run_check(args: argparse.Namespace) -> int:
         config.select = select
         config.extend_select = []
     config.ignore = [*config.ignore, *ignore]
-    from nbhygiene.rules import find_rule
-
     for selector in (*select, *ignore):
+        from nbhygiene.rules import find_rule
+
         if (
             not selector.upper().startswith("NBH")
             and selector.upper() != "ALL"

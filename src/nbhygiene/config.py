@@ -24,10 +24,12 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbhygiene.findings import Severity
-from nbhygiene.rule import Rule
+
+if TYPE_CHECKING:
+    from nbhygiene.rule import Rule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -172,7 +174,10 @@ _KNOWN_KEYS = {
 
 
 def config_from_mapping(section: dict[str, Any], where: str = "configuration") -> Config:
-    from nbhygiene.rules import find_rule
+    def find_rule(key: str) -> type[Rule] | None:
+        from nbhygiene.rules import find_rule as find
+
+        return find(key)
 
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: must be a table")

@@ -11,15 +11,16 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nbhygiene.analysis import NotebookAnalysis
 from nbhygiene.config import Config, rule_matches
 from nbhygiene.findings import FileError, FileResult, Finding
-from nbhygiene.loading import LoadedNotebook, NotebookLoadError, load_notebook, loaded_from_data
-from nbhygiene.model import Cell, Notebook, build_model
-from nbhygiene.rule import Context, Rule
-from nbhygiene.rules import all_rules
+
+if TYPE_CHECKING:  # the analysis modules are imported when a notebook is analysed, not for a cache hit
+    from nbhygiene.analysis import NotebookAnalysis
+    from nbhygiene.loading import LoadedNotebook
+    from nbhygiene.model import Cell, Notebook
+    from nbhygiene.rule import Rule
 
 _LINE_SUPPRESSION = re.compile(r"#\s*nbhygiene:\s*ignore(?:\[([^\]]*)\])?", re.IGNORECASE)
 SKIPPED_DIRECTORIES = frozenset(
@@ -50,11 +51,15 @@ def enabled_rules(config: Config) -> list[type[Rule]]:
     key = config.fingerprint()
     rules = _enabled_cache.get(key)
     if rules is None:
+        from nbhygiene.rules import all_rules
+
         rules = _enabled_cache[key] = [rule for rule in all_rules() if config.is_enabled(rule)]
     return rules
 
 
 def analyse(notebook: Notebook, config: Config) -> NotebookAnalysis:
+    from nbhygiene.analysis import NotebookAnalysis
+
     return NotebookAnalysis.build(notebook, frozenset(config.builtins))
 
 
@@ -69,6 +74,8 @@ def check_notebook(
 def findings_from_analysis(
     analysis: NotebookAnalysis, config: Config, rules: Sequence[type[Rule]] | None = None
 ) -> list[Finding]:
+    from nbhygiene.rule import Context
+
     notebook = analysis.notebook
     rules = enabled_rules(config) if rules is None else rules
     path_ignores = config.ignored_for_path(notebook.path)
@@ -165,6 +172,8 @@ def _suppressed_in_cell(cell: Cell, rule: type[Rule], line: int | None) -> bool:
 
 # -- files ----------------------------------------------------------------------------------------
 def check_loaded(loaded: LoadedNotebook, config: Config) -> FileResult:
+    from nbhygiene.model import build_model
+
     try:
         notebook = build_model(loaded)
         findings = check_notebook(notebook, config)
@@ -180,9 +189,13 @@ def check_loaded(loaded: LoadedNotebook, config: Config) -> FileResult:
 
 
 def check_file(path: str, config: Config) -> FileResult:
+    from nbhygiene.loading import NotebookLoadError, load_notebook
+
     try:
         loaded = load_notebook(path)
     except NotebookLoadError as exc:
+        if exc.content_hash:
+            result_hash[path] = exc.content_hash
         return FileResult(path, error=FileError(exc.kind, exc.message))
     result = check_loaded(loaded, config)
     result_hash[path] = loaded.content_hash
@@ -191,6 +204,8 @@ def check_file(path: str, config: Config) -> FileResult:
 
 def check_data(data: Any, path: str, config: Config) -> FileResult:
     """Check notebook JSON already in memory (the server's unsaved content)."""
+    from nbhygiene.loading import NotebookLoadError, loaded_from_data
+
     try:
         loaded = loaded_from_data(data, path)
     except NotebookLoadError as exc:
@@ -258,6 +273,10 @@ def check_paths(
         else:
             todo.append(path)
     hashes: dict[str, str] = {}
+    if todo:
+        enabled_rules(config)  # import the analysis (and plugins) once, before forking workers
+        import nbhygiene.analysis
+        import nbhygiene.loading  # noqa: F401
     workers = _worker_count(jobs, len(todo))
     if workers > 1:
         import multiprocessing
@@ -275,7 +294,9 @@ def check_paths(
             hashes[path] = digest
     if cache is not None:
         for path in todo:
-            if hashes.get(path) and results[path].error is None:
+            if hashes.get(path) and (
+                results[path].error is None or results[path].error.kind != "internal-error"
+            ):
                 cache.put(path, hashes[path], results[path])
         cache.save()
     return [results[p] for p in paths]

@@ -9,7 +9,6 @@ from typing import Any
 
 from nbhygiene.__about__ import __version__
 from nbhygiene.findings import FileResult, Finding, Severity
-from nbhygiene.rules import all_rules
 
 FORMATS = ("text", "json", "sarif", "github")
 JSON_VERSION = 1
@@ -115,6 +114,7 @@ def render_github(results: Sequence[FileResult]) -> str:
 
 def render_sarif(results: Sequence[FileResult], root: str = ".") -> str:
     from nbhygiene.rawlines import raw_position
+    from nbhygiene.rules import all_rules
 
     rules = list(all_rules())
     index = {rule.code: i for i, rule in enumerate(rules)}

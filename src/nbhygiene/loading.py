@@ -18,10 +18,11 @@ from typing import Any
 class NotebookLoadError(Exception):
     """The file cannot be analysed as a notebook. ``kind`` is a stable machine-readable word."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, content_hash: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.content_hash = content_hash  # set when the bytes were read (the error is then cacheable)
 
 
 @dataclass(slots=True)
@@ -60,24 +61,46 @@ def load_notebook(path: str) -> LoadedNotebook:
     raw = read_bytes(path)
     digest = content_hash(raw)
     size = len(raw)
-    data = parse_json(raw, path)
-    del raw  # a huge notebook must not be held twice
-    return loaded_from_data(data, path, digest, size)
+    try:
+        text = decode(raw, path)
+        # Let go of the bytes before parsing: a huge notebook is then held at most twice (text, then
+        # parsed strings), never three times as json.loads(bytes) would.
+        del raw
+        data = parse_json(text, path)
+        del text
+        return loaded_from_data(data, path, digest, size)
+    except NotebookLoadError as exc:
+        exc.content_hash = digest
+        raise
 
 
-def parse_json(raw: bytes, path: str) -> Any:
-    if not raw.strip():
+def decode(raw: bytes, path: str) -> str | bytes:
+    """UTF-8 text, or the bytes themselves when json must detect another encoding (BOM, UTF-16)."""
+    if not raw or raw.isspace():
         raise NotebookLoadError("empty", f"{path}: the file is empty")
+    if raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return raw
     if b"\x00" in raw[:8192]:
         raise NotebookLoadError("binary", f"{path}: binary data, not a JSON notebook")
     try:
-        return json.loads(raw)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookLoadError(
+            "not-utf8", f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+
+
+def parse_json(text: str | bytes, path: str) -> Any:
+    try:
+        return json.loads(text)
     except UnicodeDecodeError as exc:
         raise NotebookLoadError(
             "not-utf8", f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(raw.rstrip()) - 1
+        # Ends early: the error is at the end of the (decoded) document, or inside a string that never
+        # closes. `{"cells": [}` fails one character before the end and is invalid, not truncated.
+        truncated = exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
         reason = "truncated JSON (the file ends early)" if truncated else f"invalid JSON: {exc.msg}"
         raise NotebookLoadError(
             "invalid-json", f"{path}: {reason} at line {exc.lineno}, column {exc.colno}"
