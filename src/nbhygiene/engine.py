@@ -294,9 +294,8 @@ def check_paths(
             hashes[path] = digest
     if cache is not None:
         for path in todo:
-            if hashes.get(path) and (
-                results[path].error is None or results[path].error.kind != "internal-error"
-            ):
+            error = results[path].error
+            if hashes.get(path) and (error is None or error.kind != "internal-error"):
                 cache.put(path, hashes[path], results[path])
         cache.save()
     return [results[p] for p in paths]
