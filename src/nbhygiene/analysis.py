@@ -11,12 +11,17 @@ Two readings of a notebook matter:
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from nbhygiene.dataflow import CellFlow, FunctionFacts, NameRef, cell_flow, is_builtin
 from nbhygiene.model import Cell, Notebook
 from nbhygiene.source import ParsedCell, parse_cell
+
+if TYPE_CHECKING:
+    from nbhygiene.ml_facts import MLFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +60,18 @@ class NotebookAnalysis:
         """Why this looks like a Python 2 notebook, or None."""
         if self.notebook.python_major == 2:
             return "its kernel metadata names Python 2"
-        for parsed in self.parsed.values():
-            if parsed.kind == "python2" and parsed.syntax_error:
-                return f"cell {parsed.cell.position} uses Python 2 syntax ({parsed.syntax_error[0]})"
-        return None
+        python2 = [p for p in self.parsed.values() if p.kind == "python2" and p.syntax_error]
+        if not python2:
+            return None
+        if self.notebook.python_major == 3:
+            # The kernel that last ran it was Python 3: one stray `print x` among Python 3 cells is a
+            # syntax error in a Python 3 notebook, not a Python 2 notebook (which turns analysis off).
+            with_code = [p for p in self.parsed.values() if p.kind != "empty"]
+            if 2 * len(python2) < len(with_code):
+                return None
+        first = python2[0]
+        assert first.syntax_error is not None
+        return f"cell {first.cell.position} uses Python 2 syntax ({first.syntax_error[0]})"
 
     @cached_property
     def code_cells(self) -> list[Cell]:
@@ -92,6 +105,34 @@ class NotebookAnalysis:
     def opaque_cells(self) -> list[int]:
         """Cells that may define names nobody can see (star imports, %run, exec, ...)."""
         return sorted(i for i, f in self.flows.items() if f.star_imports or f.opaque)
+
+    @cached_property
+    def calls(self) -> dict[int, list[ast.Call]]:
+        """Every call in each parsed code cell, in ``ast.walk`` order: one walk per cell, shared by the
+        rules that look at calls (hyperparameters, glue code, ...)."""
+        result: dict[int, list[ast.Call]] = {}
+        for index, parsed in self.parsed.items():
+            if parsed.tree is not None:
+                result[index] = [node for node in ast.walk(parsed.tree) if isinstance(node, ast.Call)]
+        return result
+
+    @cached_property
+    def import_paths(self) -> dict[str, str]:
+        """Bound name -> the dotted path it was imported as (`np` -> `numpy`, `Ridge` ->
+        `sklearn.linear_model.Ridge`); the first import of a name wins."""
+        paths: dict[str, str] = {}
+        for flow in self.flows.values():
+            for bound, path, _line in flow.imports:
+                paths.setdefault(bound, path)
+        return paths
+
+    @cached_property
+    def ml(self) -> MLFacts:
+        """Data lineage and scikit-learn events (fits, splits, evaluations, random draws) for the
+        ML-pitfall rules; built on first use, once per notebook (see :mod:`nbhygiene.ml_facts`)."""
+        from nbhygiene.ml_facts import build_ml_facts
+
+        return build_ml_facts(self)
 
     @cached_property
     def import_names(self) -> set[str]:
@@ -137,6 +178,8 @@ class NotebookAnalysis:
         def check(cell: Cell, flow: CellFlow, ref: NameRef, name: str, via: str | None) -> None:
             if name in defined or self.is_known(name) or opaque_seen or (cell.index, name) in reported:
                 return
+            if ref.name != name:  # read through a call: report the name the function reads, at the call
+                ref = NameRef(name, ref.line, ref.column, ref.end_line, ref.end_column)
             later = tuple(i for i in definers.get(name, ()) if i >= cell.index)
             if later:
                 reported.add((cell.index, name))
@@ -144,7 +187,9 @@ class NotebookAnalysis:
             elif name in deleted:
                 reported.add((cell.index, name))
                 issues.append(UnresolvedRead(cell, ref, "deleted", deleted_in=deleted[name], via=via))
-            elif not opaque_anywhere and name not in definers:
+            elif not opaque_anywhere and name not in definers and via is None:
+                # (a function's read of a name no cell defines is reported once, in the function's body,
+                # by the loop below, not again at every call)
                 reported.add((cell.index, name))
                 issues.append(UnresolvedRead(cell, ref, "nowhere", via=via))
 

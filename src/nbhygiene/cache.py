@@ -2,7 +2,7 @@
 
 One JSON file per configuration fingerprint (and tool version) under the user's cache directory
 (``NBHYGIENE_CACHE_DIR``, else ``$XDG_CACHE_HOME/nbhygiene``, else ``~/.cache/nbhygiene``), so nothing is
-written into the user's repository. An entry is valid when the file's size and modification time match,
+written into the user's repository. An entry is valid when the file's size, modification and change times and inode match,
 or else when its content hash matches. Entries hold findings only; rules never put a secret in a message,
 so the cache never holds one either. Writes are atomic; a corrupt cache file is ignored.
 """
@@ -42,6 +42,12 @@ def cache_dir() -> str:
     return os.path.join(base, "nbhygiene")
 
 
+def _stamp(stat: os.stat_result) -> list[int]:
+    """Size, modification and change times, inode: any write changes the change time, even one that
+    restores the modification time, so only an unchanged file skips the content hash."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
 class ResultsCache:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -71,7 +77,7 @@ class ResultsCache:
             stat = os.stat(path)
         except OSError:
             return None
-        if entry.get("mtime_ns") != stat.st_mtime_ns or entry.get("size") != stat.st_size:
+        if entry.get("stamp") != _stamp(stat):
             try:
                 with open(path, "rb") as handle:
                     digest = content_hash(handle.read())
@@ -79,8 +85,7 @@ class ResultsCache:
                 return None
             if digest != entry.get("hash"):
                 return None
-            entry["mtime_ns"] = stat.st_mtime_ns
-            entry["size"] = stat.st_size
+            entry["stamp"] = _stamp(stat)
             self.dirty = True
         try:
             findings = [Finding.from_json(f, path) for f in entry["findings"]]
@@ -95,8 +100,7 @@ class ResultsCache:
         except OSError:
             return
         self.entries[os.path.abspath(path)] = {
-            "mtime_ns": stat.st_mtime_ns,
-            "size": stat.st_size,
+            "stamp": _stamp(stat),
             "hash": digest,
             "findings": [f.to_json(internal=True) for f in result.findings],
             "error": result.error.to_json() if result.error else None,

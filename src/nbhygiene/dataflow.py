@@ -157,6 +157,7 @@ _COMPOUNDING_FUNCTIONS = frozenset(
 _COMPOUNDING_METHODS = frozenset(
     {"drop", "append", "insert", "cumsum", "cumprod", "diff", "shift", "pct_change"}
 )
+_RETURNS_NONE_ON_LISTS = frozenset({"append", "extend", "insert", "remove"})
 _PURE_BUILTIN_CALLS = frozenset(
     {
         "print",
@@ -471,6 +472,7 @@ class CellVisitor(ast.NodeVisitor):
         self.scope = self.module
         self._read_names: set[str] = set()
         self._lambda_as_argument: set[int] = set()
+        self._assigned_calls: set[int] = set()  # calls whose result is assigned (`new = res.append(obs)`)
 
     # -- resolution -------------------------------------------------------------------------------
     def _resolve(self, name: str) -> _Scope | None:
@@ -664,6 +666,8 @@ class CellVisitor(ast.NodeVisitor):
         ):
             self._visit_named_lambda(node.targets[0], node.value)
             return
+        if isinstance(node.value, ast.Call):
+            self._assigned_calls.add(id(node.value))
         self.visit(node.value)
         for target in node.targets:
             if self.scope is self.module:
@@ -717,6 +721,13 @@ class CellVisitor(ast.NodeVisitor):
             self.visit(target.value)
             if isinstance(target, ast.Subscript):
                 self.visit(target.slice)
+                value = target.value
+                if (
+                    isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Name)
+                    and value.func.id == "globals"
+                ):
+                    self._opaque("globals() write", target)  # `globals()["x"] = 1` defines `x`
             self._mutate(target, "store")
         else:
             self.visit(target)
@@ -776,13 +787,16 @@ class CellVisitor(ast.NodeVisitor):
         for handler in node.handlers:
             if handler.type is not None:
                 self.visit(handler.type)
+            bound_before = handler.name in self.module.bound
             if handler.name:
                 self._bind(handler.name, handler, "except")
             for statement in handler.body:
                 self.visit(statement)
             if handler.name and self.scope is self.module:
-                # Python deletes the `as` name when the handler ends.
-                self.module.bound.discard(handler.name)
+                # Python deletes the `as` name when the handler ends; a value bound before the `try`
+                # survives when the handler does not run, so that one stays bound.
+                if not bound_before:
+                    self.module.bound.discard(handler.name)
                 if self.flow.binding_kinds.get(handler.name) == {"except"}:
                     self.flow.defines.pop(handler.name, None)
                     self.flow.binding_kinds.pop(handler.name, None)
@@ -961,7 +975,11 @@ class CellVisitor(ast.NodeVisitor):
         func = node.func
         if isinstance(func, ast.Attribute):
             inplace = _has_true_keyword(node, "inplace")
-            if func.attr in MUTATING_METHODS or inplace:
+            if func.attr in _RETURNS_NONE_ON_LISTS and id(node) in self._assigned_calls and not inplace:
+                # list.append returns None, so nobody assigns its result: `res2 = res.append(obs)` is a
+                # method that returns a new object (statsmodels results, pandas < 2), not a mutation.
+                pass
+            elif func.attr in MUTATING_METHODS or inplace:
                 root = self._mutate(func.value, func.attr)
                 if root is not None and self._from_outside(root.id):
                     if func.attr in NON_IDEMPOTENT_METHODS and not self._is_module_like(func.value):
@@ -1093,6 +1111,9 @@ def cell_flow(parsed: ParsedCell) -> CellFlow:
         flow.defines.pop(SCRATCH_FUNCTION, None)
         flow.binding_kinds.pop(SCRATCH_FUNCTION, None)
         flow.invoked = [r for r in flow.invoked if r.name != SCRATCH_FUNCTION]
+        flow.loads.discard(SCRATCH_FUNCTION)
+        for name, ref in scratch.global_mutations.items():  # `%timeit lst.append(1)` mutates `lst`
+            flow.mutations.setdefault(name, ref)
         for name, ref in scratch.global_reads.items():
             if name not in visitor._read_names and name not in flow.defines:
                 flow.reads.append(ref)

@@ -90,9 +90,9 @@ class Finding:
             "end_line": self.end_line,
             "end_column": self.end_column,
             "fix": self.fix.to_json() if self.fix else None,
-            **({"related": list(self.related)} if self.related else {}),
         }
         if internal:
+            data["related"] = list(self.related)
             data["source_hash"] = self.source_hash
         return data
 

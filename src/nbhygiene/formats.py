@@ -23,6 +23,7 @@ def summary(results: Sequence[FileResult]) -> dict[str, Any]:
             by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
     return {
         "files": len(results),
+        "cached": sum(1 for r in results if r.cached),
         "files_with_errors": sum(1 for r in results if r.error),
         "findings": sum(counts.values()),
         "by_severity": counts,
@@ -33,7 +34,6 @@ def summary(results: Sequence[FileResult]) -> dict[str, Any]:
 def render_json(results: Sequence[FileResult]) -> str:
     document = {
         "version": JSON_VERSION,
-        "tool": {"name": "nbhygiene", "version": __version__},
         "files": [r.to_json() for r in results],
         "summary": summary(results),
     }
@@ -151,7 +151,6 @@ def render_sarif(results: Sequence[FileResult], root: str = ".") -> str:
                         "name": cell_name,
                         "fullyQualifiedName": f"{uri}#{cell_name}",
                         "kind": "module",
-                        "index": finding.cell_index,
                     }
                 ]
                 location["message"] = {
@@ -213,7 +212,10 @@ def _sarif_rule(rule: Any, level: dict[Severity, str]) -> dict[str, Any]:
         "fullDescription": {"text": sections.get("What it does", rule.summary)},
         "help": {"text": sections.get("What to do instead", rule.summary), "markdown": rule.doc()},
         "defaultConfiguration": {"level": level[rule.severity]},
-        "properties": {"tags": [rule.family.value, rule.name], "problem.severity": rule.severity.value},
+        "properties": {
+            "tags": list(dict.fromkeys([rule.family.value, rule.name])),
+            "problem.severity": rule.severity.value,
+        },
     }
 
 

@@ -18,6 +18,7 @@ class CellLines:
     start: int  # line of the cell object's opening brace
     source_lines: list[int] = field(default_factory=list)  # raw line of each source element
     source_columns: list[int] = field(default_factory=list)  # column (1-based) just inside each string
+    single_string: str | None = None  # the escaped JSON token, when one string holds the whole source
 
 
 def map_cells(text: str) -> dict[int, CellLines]:
@@ -57,13 +58,13 @@ def map_cells(text: str) -> dict[int, CellLines]:
         path = [frame[1] for frame in stack]
         if len(path) == 2 and path[0] == "cells" and first == "{":
             result[path[1]] = CellLines(line)
-        elif (len(path) == 3 and path[0] == "cells" and path[2] == "source" and first == '"') or (
-            len(path) == 4 and path[0] == "cells" and path[2] == "source" and first == '"'
-        ):
+        elif len(path) in (3, 4) and path[0] == "cells" and path[2] == "source" and first == '"':
             cell = result.get(path[1])
             if cell is not None:
                 cell.source_lines.append(line)
                 cell.source_columns.append(start - line_start + 2)
+                if len(path) == 3:
+                    cell.single_string = token
         if first == "{":
             stack.append(["obj", None, True])
         elif first == "[":
@@ -80,8 +81,35 @@ def raw_position(
     cell = cells[cell_index]
     if not cell.source_lines:
         return cell.start, 1
-    if len(cell.source_lines) == 1:
-        # One string holds every line: point at the string.
-        return cell.source_lines[0], cell.source_columns[0]
+    if cell.single_string is not None:
+        # One JSON string holds every line: the position is on that raw line, at the escaped offset.
+        offset = _escaped_offset(cell.single_string, line or 1, column or 1)
+        return cell.source_lines[0], cell.source_columns[0] + offset
     index = min(max((line or 1) - 1, 0), len(cell.source_lines) - 1)
     return cell.source_lines[index], cell.source_columns[index] + max((column or 1) - 1, 0)
+
+
+def _escaped_offset(token: str, line: int, column: int) -> int:
+    """Characters into the escaped JSON string ``token`` (quotes included) of (line, column) in its value."""
+    i = 1  # after the opening quote
+    current_line, current_column = 1, 1
+    end = len(token) - 1
+    while i < end:
+        if current_line == line and current_column == column:
+            break
+        if token[i] == "\\":
+            escape = token[i + 1 : i + 2]
+            width = 6 if escape == "u" else 2
+            if escape == "n":
+                current_line += 1
+                current_column = 1
+                i += width
+                continue
+            i += width
+        else:
+            i += 1
+        if current_line == line:
+            current_column += 1
+        if current_line > line:
+            break
+    return i - 1

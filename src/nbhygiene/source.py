@@ -20,6 +20,7 @@ import re
 import shlex
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -115,7 +116,10 @@ def transformer() -> Any:
 def transform_ipython(source: str) -> str:
     """IPython's transformation of ``source``; the source itself if IPython cannot make sense of it."""
     try:
-        return str(transformer().transform_cell(source))
+        with warnings.catch_warnings():
+            # IPython warns (UserWarning) about sources with odd line endings; we only read the result.
+            warnings.simplefilter("ignore")
+            return str(transformer().transform_cell(source))
     except Exception:
         return source
 
@@ -150,9 +154,14 @@ def _parse_cell_magic(cell: Cell, lines: list[str], skipped: int) -> ParsedCell:
     line_no = skipped + 1
     magic = MagicUse("cell", name, args, line_no)
     if name in PYTHON_CELL_MAGICS or name in SCRATCH_MAGICS:
-        parsed = _parse_python(cell, body, skipped + 1, scratch=name in SCRATCH_MAGICS)
-        parsed.cell_magic = name
-        parsed.cell_magic_args = args
+        inner = skipped + 1 + _leading_blank_lines(body)
+        if name not in SCRATCH_MAGICS and inner < len(lines) and lines[inner].lstrip().startswith("%%"):
+            # `%%time` over `%%capture out`: IPython runs the body as a cell, nested magic included.
+            parsed = _parse_cell_magic(cell, lines, inner)  # keeps the innermost cell_magic
+        else:
+            parsed = _parse_python(cell, body, skipped + 1, scratch=name in SCRATCH_MAGICS)
+            parsed.cell_magic = name
+            parsed.cell_magic_args = args
         parsed.magics.insert(0, magic)
         if name == "capture":
             target = _last_positional(args)
@@ -179,7 +188,9 @@ def _last_positional(args: str) -> str | None:
 def magic_output_names(name: str, args: str) -> list[str]:
     """Names a magic binds in the user namespace from its arguments (``-o x``, ``x <<``, ``--out x``)."""
     names: list[str] = []
-    words = args.replace(",", " ").split()
+    # Commas separate names inside one option value (`%%R -o a,b`, as rpy2 documents it); they are not
+    # word separators, or `b` would be lost.
+    words = args.split()
     for i, word in enumerate(words):
         if word in ("-o", "--out", "--err", "--output") and i + 1 < len(words):
             names.extend(n for n in words[i + 1].split(",") if n.isidentifier())

@@ -49,7 +49,8 @@ class UndefinedName(Rule):
             elif issue.kind == "nowhere":
                 via = f" in `{issue.via}`" if issue.via and issue.via != "<lambda>" else ""
                 message = f"`{name}`{via} is not defined in any cell"
-                if _ran_without_name_error(issue.cell, name):
+                # A cell that only defines a function proves nothing about the names its body reads.
+                if issue.via is None and _ran_without_name_error(issue.cell, name):
                     message += " (it ran here, so it came from a deleted or edited cell or another session)"
             else:
                 continue
