@@ -110,12 +110,16 @@ def run_pynblint(exe: Path, folder: Path, report: Path) -> tuple[int, float]:
 
     for _attempt in range(40):
         start = time.perf_counter()
-        result = subprocess.run([str(exe), str(folder), "-y", "-o", str(report)], capture_output=True, text=True)
+        result = subprocess.run(
+            [str(exe), str(folder), "-y", "-o", str(report)], capture_output=True, text=True
+        )
         elapsed = time.perf_counter() - start
         if result.returncode == 0 and report.exists():
             return sum(1 for _ in folder.glob("*.ipynb")), elapsed
         culprits = re.findall(r"(\d{4}_[^'\s]+\.ipynb)", result.stdout + result.stderr)
-        crashed = [c for c in culprits if f"path = PosixPath('{folder}/{c}')" in result.stdout] or culprits[:1]
+        crashed = [c for c in culprits if f"path = PosixPath('{folder}/{c}')" in result.stdout] or culprits[
+            :1
+        ]
         if not crashed:
             print("pynblint failed:", (result.stdout + result.stderr)[-800:])
             return 0, float("nan")

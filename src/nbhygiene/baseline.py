@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 
 from nbhygiene.findings import FileResult, Finding
+from nbhygiene.io import atomic_write_text
 
 BASELINE_VERSION = 1
 
@@ -46,12 +46,7 @@ def write_baseline(results: Sequence[FileResult], file: str, root: str) -> int:
         for (p, rule, cell, digest), n in sorted(keys.items())
     ]
     payload = {"version": BASELINE_VERSION, "tool": "nbhygiene", "findings": entries}
-    directory = os.path.dirname(os.path.abspath(file))
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".baseline-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1)
-        handle.write("\n")
-    os.replace(temp, file)
+    atomic_write_text(file, json.dumps(payload, indent=1) + "\n")
     return sum(keys.values())
 
 

@@ -52,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every core)")
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="text format: no summary line when clean")
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply safe fixes and write them to NAME.fixed.ipynb next to each notebook",
+    )
+    check.add_argument("--in-place", action="store_true", help="with --fix: replace the notebooks themselves")
+    check.add_argument(
+        "--external",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="also run TOOL through nbQA and merge its findings (repeatable; e.g. ruff, 'flake8 --max-line-length 100')",
+    )
     check.set_defaults(handler=run_check)
 
     rules = sub.add_parser("rules", help="list the rule catalogue")
@@ -74,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse exits on usage errors and --help/--version
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
@@ -113,6 +129,7 @@ def run_check(args: argparse.Namespace) -> int:
         if (
             not selector.upper().startswith("NBH")
             and selector.upper() != "ALL"
+            and ":" not in selector  # an external tool's code, e.g. ruff:E501
             and find_rule(selector) is None
         ):
             families = {"hidden-state", "notebook", "glue-code", "configuration", "ml-pitfalls", "external"}
@@ -121,6 +138,17 @@ def run_check(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
     if args.fail_on:
         config.fail_on = Severity(args.fail_on)
+    if args.in_place and not args.fix:
+        print("nbhygiene: --in-place needs --fix", file=sys.stderr)
+        return EXIT_USAGE
+    if args.external:
+        from nbhygiene.external import ExternalToolError, prepare
+
+        try:
+            external_tools = prepare(args.external)
+        except ExternalToolError as exc:
+            print(f"nbhygiene: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     missing = [p for p in paths if not os.path.exists(p)]
     files = collect_paths([p for p in paths if os.path.exists(p)], config)
     results = check_paths(files, config, jobs=args.jobs, use_cache=not args.no_cache)
@@ -128,6 +156,23 @@ def run_check(args: argparse.Namespace) -> int:
 
     for path in missing:
         results.append(FileResult(path, error=FileError("not-found", f"{path}: no such file or directory")))
+    fix_failures = 0
+    if args.fix:
+        from nbhygiene.fixes import fix_results
+
+        fix_failures = fix_results(results, config, in_place=args.in_place)
+    if args.external:
+        from nbhygiene.external import merge_external
+
+        try:
+            merged = merge_external(external_tools, results, config)
+        except ExternalToolError as exc:
+            print(f"nbhygiene: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        for warning in merged.warnings:
+            print(f"nbhygiene: {warning}", file=sys.stderr)
+        if not args.quiet:
+            print(merged.describe(external_tools), file=sys.stderr)
     root = config.root
     if args.write_baseline:
         try:
@@ -164,7 +209,7 @@ def run_check(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     if not files and not missing:
         print("nbhygiene: no notebooks found", file=sys.stderr)
-    if any(r.error for r in results):
+    if any(r.error for r in results) or fix_failures:
         return EXIT_USAGE
     if args.exit_zero:
         return EXIT_OK

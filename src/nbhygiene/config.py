@@ -123,8 +123,15 @@ def _matches(rule: type[Rule], selector: str) -> bool:
         return False
     if selector.upper() == "ALL":
         return True
-    if selector.lower() in (rule.name, rule.family.value):
+    lowered = selector.lower()
+    if lowered == rule.name:
         return True
+    if lowered == rule.family.value:
+        # A family shares its name with one rule (`glue-code`): the rule's name wins.
+        from nbhygiene.rules import find_rule
+
+        return find_rule(lowered) is None
+
     return rule.code.upper().startswith(selector.upper()) and selector.upper().startswith("NBH")
 
 

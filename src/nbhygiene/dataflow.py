@@ -586,7 +586,8 @@ class CellVisitor(ast.NodeVisitor):
         if self._deferred():
             return self._facts()  # nested: the outer function carries what its inner functions do
         facts = FunctionFacts(name, getattr(node, "lineno", 1), is_class=is_class, params=tuple(params))
-        if (self.scope is self.module and name != SCRATCH_FUNCTION) or name == SCRATCH_FUNCTION:
+        # Anonymous lambdas are not keyed by name: a second `<lambda>` would replace the first.
+        if name == SCRATCH_FUNCTION or (self.scope is self.module and name != "<lambda>"):
             self.flow.functions[name] = facts
         else:
             self.flow.anonymous_functions.append(facts)

@@ -77,7 +77,7 @@ class Finding:
     source_hash: str | None = field(default=None, compare=False)
 
     def to_json(self, internal: bool = False) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "code": self.code,
             "rule": self.rule,
             "severity": self.severity.value,

@@ -10,6 +10,12 @@ from typing import Any
 
 
 def atomic_write_text(path: str, text: str) -> None:
+    """Replace ``path`` whole or not at all. A target that exists and is not a regular file (``/dev/null``,
+    a named pipe, ``/dev/stdout``) is written in place: renaming over it would replace a device."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:

@@ -251,9 +251,23 @@ def _compile(code: str) -> ast.Module:
     return tree
 
 
+def _columns_as_characters(tree: ast.AST, code: str) -> None:
+    """CPython reports column offsets in UTF-8 bytes; findings count characters, as editors do."""
+    lines = code.splitlines()
+    for node in ast.walk(tree):
+        for attribute, line_attribute in (("col_offset", "lineno"), ("end_col_offset", "end_lineno")):
+            offset = getattr(node, attribute, None)
+            line = getattr(node, line_attribute, None)
+            if offset and line and 0 < line <= len(lines) and not lines[line - 1].isascii():
+                text = lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "replace")
+                setattr(node, attribute, len(text))
+
+
 def _finish(
     cell: Cell, tree: ast.Module, code: str, line_offset: int, transformed: bool, scratch: bool
 ) -> ParsedCell:
+    if not code.isascii():
+        _columns_as_characters(tree, code)
     if transformed:
         tree = _CodeMagicExpander().visit(tree)
     if scratch:
@@ -329,6 +343,8 @@ class _CodeMagicExpander(ast.NodeTransformer):
         if magic not in PYTHON_LINE_MAGICS and magic not in SCRATCH_MAGICS:
             return node
         statement = _strip_options(magic, args.strip())
+        if statement[:1] in ("%", "!"):  # `%time %run x.py`, `%time !ls`: the statement is IPython syntax too
+            statement = transform_ipython(statement)
         try:
             inner = _compile(statement)
         except (SyntaxError, ValueError):

@@ -9,17 +9,37 @@ from __future__ import annotations
 from functools import cache
 
 from nbhygiene.rule import Rule
+from nbhygiene.rules.duplicate_code import DuplicateCode
+from nbhygiene.rules.edited_after_run import EditedAfterRun
+from nbhygiene.rules.evaluation_on_training_data import EvaluationOnTrainingData
 from nbhygiene.rules.execution_count_gap import ExecutionCountGap
 from nbhygiene.rules.execution_order import ExecutionOrder
+from nbhygiene.rules.global_in_function import GlobalInFunction
+from nbhygiene.rules.glue_code import GlueCode
+from nbhygiene.rules.hardcoded_hyperparameter import HardcodedHyperparameter
+from nbhygiene.rules.hardcoded_path import HardcodedPath
+from nbhygiene.rules.import_not_at_top import ImportNotAtTop
 from nbhygiene.rules.kernel_not_fresh import KernelNotFresh
+from nbhygiene.rules.large_output import LargeOutput
+from nbhygiene.rules.long_cell import LongCell
+from nbhygiene.rules.missing_parameters_cell import MissingParametersCell
 from nbhygiene.rules.no_execution_history import NoExecutionHistory
 from nbhygiene.rules.non_idempotent_cell import NonIdempotentCell
 from nbhygiene.rules.notebook_schema import NotebookSchema
+from nbhygiene.rules.pip_install_in_notebook import PipInstallInNotebook
+from nbhygiene.rules.preprocessing_leakage import PreprocessingLeakage
 from nbhygiene.rules.python2_notebook import Python2Notebook
+from nbhygiene.rules.run_magic import RunMagic
+from nbhygiene.rules.saved_error_output import SavedErrorOutput
+from nbhygiene.rules.secret_in_notebook import SecretInNotebook
 from nbhygiene.rules.stale_output import StaleOutput
+from nbhygiene.rules.star_import import StarImport
 from nbhygiene.rules.syntax_error import SyntaxErrorRule
+from nbhygiene.rules.test_data_in_training import TestDataInTraining
 from nbhygiene.rules.undefined_name import UndefinedName
 from nbhygiene.rules.unexecuted_cell import UnexecutedCell
+from nbhygiene.rules.unseeded_randomness import UnseededRandomness
+from nbhygiene.rules.unused_definition import UnusedDefinition
 from nbhygiene.rules.use_before_definition import UseBeforeDefinition
 
 CORE_RULES: tuple[type[Rule], ...] = (
@@ -35,6 +55,26 @@ CORE_RULES: tuple[type[Rule], ...] = (
     Python2Notebook,
     NoExecutionHistory,
     NotebookSchema,
+    EditedAfterRun,  # live-only: silent unless the live analysis attaches the kernel's history
+    StarImport,
+    ImportNotAtTop,
+    PipInstallInNotebook,
+    RunMagic,
+    HardcodedPath,
+    SecretInNotebook,
+    SavedErrorOutput,
+    LargeOutput,
+    LongCell,
+    DuplicateCode,
+    UnusedDefinition,
+    GlobalInFunction,
+    GlueCode,
+    HardcodedHyperparameter,
+    MissingParametersCell,
+    PreprocessingLeakage,
+    TestDataInTraining,
+    EvaluationOnTrainingData,
+    UnseededRandomness,
 )
 
 
