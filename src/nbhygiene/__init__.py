@@ -22,3 +22,10 @@ def record(name: str, value: Any) -> None:
     from nbhygiene.jobs.metrics import record as _record
 
     _record(name, value)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbhygiene``: registers the ``%nbhygiene`` magic (imported only now)."""
+    from nbhygiene.widgets.magics import load_ipython_extension as _load
+
+    _load(ipython)

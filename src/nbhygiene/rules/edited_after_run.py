@@ -127,13 +127,14 @@ class EditedAfterRun(Rule):
     ## What it does
     Compares each executed cell's saved source with the code the kernel really ran under that cell's
     execution count (`In[n]`). When they differ, the cell was edited after it ran: what it printed and
-    the values it left in the kernel come from the earlier code. A count that two cells share comes
-    from an earlier session and is not compared. This needs the kernel's history, so
-    the rule fires only in the live analysis (`%load_ext nbhygiene`, then `%nbhygiene live`); a saved
-    file cannot show it and `nbhygiene check` never reports it. (Its fixtures are therefore live
-    sessions in `tests/widgets/`, not static notebooks under `tests/fixtures/rules/`.) When the saved
-    execution counts do not belong to the kernel's session (the notebook was saved before a restart),
-    nothing is reported. Save the notebook before the check: the kernel compares with the saved file.
+    the values it left in the kernel come from the earlier code. This needs the kernel's history, so the
+    rule fires only in the live analysis (`%load_ext nbhygiene`, then `%nbhygiene live`); a saved file
+    cannot show it and `nbhygiene check` never reports it. Its trigger and trap fixtures are therefore
+    live kernel sessions (`tests/widgets/test_live.py`), not static notebooks under
+    `tests/fixtures/rules/`. Nothing is reported when the saved execution counts do not belong to the
+    kernel's session (the notebook was saved before a restart), and a count that two cells share (one
+    of them kept it from an earlier session) is not compared. Save the notebook before the check: the
+    kernel compares its history with the saved file.
 
     ## Why it matters
     The notebook shows one thing and the kernel holds another. `threshold = 0.7` on screen while the
