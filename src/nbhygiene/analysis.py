@@ -108,13 +108,9 @@ class NotebookAnalysis:
 
     @cached_property
     def calls(self) -> dict[int, list[ast.Call]]:
-        """Every call in each parsed code cell, in ``ast.walk`` order: one walk per cell, shared by the
-        rules that look at calls (hyperparameters, glue code, ...)."""
-        result: dict[int, list[ast.Call]] = {}
-        for index, parsed in self.parsed.items():
-            if parsed.tree is not None:
-                result[index] = [node for node in ast.walk(parsed.tree) if isinstance(node, ast.Call)]
-        return result
+        """Every call in each parsed code cell, in source order, as the data-flow pass met them: shared
+        by the rules that look at calls (hyperparameters, glue code, ...) so none walks the tree again."""
+        return {index: self.flows[index].calls for index, parsed in self.parsed.items() if parsed.tree is not None}
 
     @cached_property
     def import_paths(self) -> dict[str, str]:

@@ -232,6 +232,7 @@ class CellFlow:
     opaque: list[tuple[str, int]] = field(default_factory=list)  # (reason, line): may define any name
     dynamic: list[tuple[str, int]] = field(default_factory=list)  # eval/locals()/globals() reads
     magics: list[MagicUse] = field(default_factory=list)
+    calls: list[ast.Call] = field(default_factory=list)  # every call in the cell, in source order
     imports: list[tuple[str, str, int]] = field(default_factory=list)  # (bound name, module path, line)
 
     def import_only(self, name: str) -> bool:
@@ -936,6 +937,7 @@ class CellVisitor(ast.NodeVisitor):
     visit_DictComp = _visit_comprehension
 
     def visit_Call(self, node: ast.Call) -> None:
+        self.flow.calls.append(node)
         for argument in (*node.args, *(kw.value for kw in node.keywords)):
             if isinstance(argument, ast.Lambda):
                 self._lambda_as_argument.add(id(argument))
