@@ -16,8 +16,12 @@ if [ -d ui-tests ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-stage "installing nbhygiene with its test extras"
+stage "installing nbhygiene with its test extras (builds the JupyterLab extension with Node.js)"
 python -m pip install -q -e '.[test]'
+if [ -f labextension/package.json ] && [ ! -f src/nbhygiene/labextension/package.json ]; then
+  echo "the JupyterLab extension was not built (is Node.js >= 20.19 on PATH?)" >&2
+  exit 1
+fi
 
 stage "lint: ruff, mypy"
 ruff check .
@@ -26,7 +30,7 @@ mypy
 
 if [ -f labextension/package.json ]; then
   stage "lint: eslint, prettier"
-  (cd labextension && jlpm install --immutable >/dev/null && jlpm run lint:check)
+  (cd labextension && jlpm install --immutable >/dev/null && jlpm lint && jlpm prettier:check)
 fi
 
 stage "tests"

@@ -29,3 +29,8 @@ def load_ipython_extension(ipython: Any) -> None:
     from nbhygiene.widgets.magics import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where `jupyter labextension develop` finds the built JupyterLab extension."""
+    return [{"src": "labextension", "dest": "nbhygiene"}]
