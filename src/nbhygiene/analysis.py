@@ -110,7 +110,9 @@ class NotebookAnalysis:
     def calls(self) -> dict[int, list[ast.Call]]:
         """Every call in each parsed code cell, in source order, as the data-flow pass met them: shared
         by the rules that look at calls (hyperparameters, glue code, ...) so none walks the tree again."""
-        return {index: self.flows[index].calls for index, parsed in self.parsed.items() if parsed.tree is not None}
+        return {
+            index: self.flows[index].calls for index, parsed in self.parsed.items() if parsed.tree is not None
+        }
 
     @cached_property
     def import_paths(self) -> dict[str, str]:
