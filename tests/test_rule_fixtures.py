@@ -83,6 +83,9 @@ def test_every_rule_has_a_trigger_and_a_trap() -> None:
     # Live-only: it reads the kernel's execution history, which no saved fixture holds; its trigger and
     # trap are live kernel sessions in tests/widgets/test_live.py.
     live_only = {"edited-after-run"}
+    # Execution-only: they report what `check --execute` saw in a fresh kernel run, which no static check
+    # does; their triggers and traps are the executed notebooks of tests/test_reproduce.py.
+    live_only |= {"not-reproducible", "cannot-execute"}
     for rule in all_rules():
         if rule.name in loading_only | live_only:
             continue

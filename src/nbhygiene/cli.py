@@ -29,7 +29,12 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = ("check", "rules", "rule")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; for a core ``command`` the other front ends' sub-commands are not even imported
+    (a cached ``nbhygiene check`` in pre-commit must start fast)."""
     parser = _Parser(prog="nbhygiene", description="Find and pay down technical debt in Jupyter notebooks.")
     parser.add_argument("--version", action="version", version=f"nbhygiene {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -65,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOOL",
         help="also run TOOL through nbQA and merge its findings (repeatable; e.g. ruff, 'flake8 --max-line-length 100')",
     )
+    check.add_argument(
+        "--execute",
+        action="store_true",
+        help="also restart and run each notebook in a fresh kernel and report cells that do not reproduce",
+    )
+    check.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="with --execute: seconds per notebook (600)"
+    )
+    check.add_argument(
+        "--save-executed", metavar="DIR", help="with --execute: keep the executed notebooks in DIR"
+    )
     check.set_defaults(handler=run_check)
 
     rules = sub.add_parser("rules", help="list the rule catalogue")
@@ -76,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--format", choices=("text", "json"), default="text")
     rule.set_defaults(handler=run_rule)
 
+    if command in CORE_COMMANDS:
+        return parser
     for module in ("nbhygiene.jobs.cli", "nbhygiene.extract.cli", "nbhygiene.report.cli"):
         try:
             add = __import__(module, fromlist=["add_subcommands"]).add_subcommands
@@ -86,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    parser = build_parser(arguments[0] if arguments else None)
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse exits on usage errors and --help/--version
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     handler = getattr(args, "handler", None)
@@ -151,7 +170,14 @@ def run_check(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     missing = [p for p in paths if not os.path.exists(p)]
     files = collect_paths([p for p in paths if os.path.exists(p)], config)
-    results = check_paths(files, config, jobs=args.jobs, use_cache=not args.no_cache)
+    if args.execute:
+        from nbhygiene.reproduce import check_paths_executed
+
+        results = check_paths_executed(
+            files, config, jobs=args.jobs, timeout=args.timeout, save_dir=args.save_executed
+        )
+    else:
+        results = check_paths(files, config, jobs=args.jobs, use_cache=not args.no_cache)
     from nbhygiene.findings import FileError, FileResult
 
     for path in missing:

@@ -78,12 +78,16 @@ class Config:
         return self.severity.get(rule.name) or self.severity.get(rule.code) or rule.severity
 
     def options_for(self, rule: type[Rule]) -> dict[str, Any]:
+        if not self.options:
+            return rule.options
         merged = dict(rule.options)
         merged.update(self.options.get(rule.name, {}))
         merged.update(self.options.get(rule.code, {}))
         return merged
 
     def ignored_for_path(self, path: str) -> list[str]:
+        if not self.per_file_ignores:
+            return []
         relative = _relative(path, self.root)
         ignored: list[str] = []
         for pattern, rules in self.per_file_ignores.items():
@@ -92,6 +96,8 @@ class Config:
         return ignored
 
     def is_excluded(self, path: str) -> bool:
+        if not self.exclude:
+            return False
         relative = _relative(path, self.root)
         for pattern in self.exclude:
             if _glob_match(relative, pattern) or _glob_match(path, pattern):

@@ -91,6 +91,11 @@ class Finding:
             "end_column": self.end_column,
             "fix": self.fix.to_json() if self.fix else None,
         }
+        # Links to the static findings that explain this one (entries naming a "rule"; other rules keep
+        # plain cell references in ``related``): an additional key, present only when there are links.
+        explained_by = [entry for entry in self.related if "rule" in entry]
+        if explained_by:
+            data["explained_by"] = explained_by
         if internal:
             data["related"] = list(self.related)
             data["source_hash"] = self.source_hash

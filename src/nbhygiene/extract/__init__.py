@@ -9,6 +9,18 @@ and prove by re-execution that nothing changed.
 
 from __future__ import annotations
 
-from nbhygiene.extract.api import ExtractedFunction, ExtractionResult, ExtractUsageError, extract_cells
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbhygiene.extract.api import ExtractedFunction, ExtractionResult, ExtractUsageError, extract_cells
 
 __all__ = ["ExtractUsageError", "ExtractedFunction", "ExtractionResult", "extract_cells"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `nbhygiene check` registers the extract sub-command without paying for the planner.
+    if name in __all__:
+        from nbhygiene.extract import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'nbhygiene.extract' has no attribute {name!r}")

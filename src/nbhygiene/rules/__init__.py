@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from nbhygiene.rule import Rule
+from nbhygiene.rules.cannot_execute import CannotExecute
 from nbhygiene.rules.duplicate_code import DuplicateCode
 from nbhygiene.rules.edited_after_run import EditedAfterRun
 from nbhygiene.rules.evaluation_on_training_data import EvaluationOnTrainingData
@@ -25,6 +26,7 @@ from nbhygiene.rules.long_cell import LongCell
 from nbhygiene.rules.missing_parameters_cell import MissingParametersCell
 from nbhygiene.rules.no_execution_history import NoExecutionHistory
 from nbhygiene.rules.non_idempotent_cell import NonIdempotentCell
+from nbhygiene.rules.not_reproducible import NotReproducible
 from nbhygiene.rules.notebook_schema import NotebookSchema
 from nbhygiene.rules.pip_install_in_notebook import PipInstallInNotebook
 from nbhygiene.rules.preprocessing_leakage import PreprocessingLeakage
@@ -56,6 +58,8 @@ CORE_RULES: tuple[type[Rule], ...] = (
     NoExecutionHistory,
     NotebookSchema,
     EditedAfterRun,  # live-only: silent unless the live analysis attaches the kernel's history
+    NotReproducible,  # execution-only: silent unless `check --execute` attaches a fresh run
+    CannotExecute,  # execution-only, like not-reproducible
     StarImport,
     ImportNotAtTop,
     PipInstallInNotebook,
