@@ -1127,3 +1127,27 @@ def cell_flow(parsed: ParsedCell) -> CellFlow:
 def iter_nodes(tree: ast.AST | None) -> Iterator[ast.AST]:
     if tree is not None:
         yield from ast.walk(tree)
+
+
+def nested_statements(body: list[ast.stmt], into_definitions: bool = True) -> Iterator[ast.stmt]:
+    """Every statement of ``body`` in source order, nested blocks (if/for/while/with/try/match)
+    included, without descending into expressions; function and class bodies only when
+    ``into_definitions`` (they do not run when the cell runs)."""
+    stack = list(reversed(body))
+    while stack:
+        statement = stack.pop()
+        yield statement
+        if not into_definitions and isinstance(
+            statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        ):
+            continue
+        nested: list[ast.stmt] = []
+        for field_name in ("body", "orelse", "finalbody"):
+            inner = getattr(statement, field_name, None)
+            if isinstance(inner, list):
+                nested.extend(inner)
+        for handler in getattr(statement, "handlers", ()):
+            nested.extend(handler.body)
+        for case in getattr(statement, "cases", ()):
+            nested.extend(case.body)
+        stack.extend(reversed(nested))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from nbhygiene.analysis import NotebookAnalysis
+from nbhygiene.dataflow import nested_statements
 from nbhygiene.findings import Family, Severity
 from nbhygiene.rule import Context, Report, Rule
 
@@ -479,20 +480,7 @@ _VALUES = re.compile(r"\.values\b(?!\s*\()")  # `.values`, not `.values()` of a 
 
 def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Every statement, nested ones included, without descending into expressions."""
-    stack = list(reversed(body))
-    while stack:
-        statement = stack.pop()
-        yield statement
-        nested: list[ast.stmt] = []
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(statement, field, None)
-            if isinstance(inner, list):
-                nested.extend(inner)
-        for handler in getattr(statement, "handlers", ()):
-            nested.extend(handler.body)
-        for case in getattr(statement, "cases", ()):
-            nested.extend(case.body)
-        stack.extend(reversed(nested))
+    return nested_statements(body)
 
 
 def _callee(func: ast.AST) -> tuple[str | None, list[str], bool]:

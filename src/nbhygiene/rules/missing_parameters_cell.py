@@ -4,6 +4,7 @@ import ast
 from collections.abc import Iterator
 
 from nbhygiene.analysis import NotebookAnalysis
+from nbhygiene.dataflow import nested_statements
 from nbhygiene.findings import Family, Fix, Severity
 from nbhygiene.rule import Context, Report, Rule
 from nbhygiene.rules.hardcoded_hyperparameter import PARAMETER_TAGS
@@ -179,22 +180,7 @@ def _module_attribute(node: ast.AST, modules: frozenset[str]) -> bool:
 
 def _module_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements that run at module level: the cell's, and those nested in if/for/while/with/try."""
-    stack = list(reversed(body))
-    while stack:
-        statement = stack.pop()
-        yield statement
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        nested: list[ast.stmt] = []
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(statement, field, None)
-            if isinstance(inner, list):
-                nested.extend(inner)
-        for handler in getattr(statement, "handlers", ()):
-            nested.extend(handler.body)
-        for case in getattr(statement, "cases", ()):
-            nested.extend(case.body)
-        stack.extend(reversed(nested))
+    return nested_statements(body, into_definitions=False)
 
 
 def only_assigns_constants(tree: ast.Module | None) -> bool:
