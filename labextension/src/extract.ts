@@ -5,6 +5,7 @@ import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { NbhygieneError, postAPI } from './request';
+import { saveBeforeUsingFile } from './saving';
 
 /** `POST /nbhygiene/extract`: the CLI's JSON document, plus what the dialog shows. */
 export interface IExtractReply {
@@ -324,19 +325,13 @@ export async function extractSelectedCells(
 ): Promise<IExtractReply | null> {
   const context = panel.context;
   const model = context.model;
-  if (model.dirty) {
-    const save = await showDialog({
-      title: 'Save Before Extracting?',
-      body: 'Extraction works on the saved notebook. Save your changes first?',
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.okButton({ label: 'Save and Continue' })
-      ]
-    });
-    if (!save.button.accept) {
-      return null;
-    }
-    await context.save();
+  const saved = await saveBeforeUsingFile(
+    context,
+    'Save Before Extracting?',
+    'Extraction works on the saved notebook. Save your changes first?'
+  );
+  if (!saved) {
+    return null;
   }
   const cells = selectionSpec(panel);
   const count = cells.split(',').length;

@@ -6,6 +6,7 @@ import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { NbhygieneError, postAPI, requestAPI } from './request';
+import { saveBeforeUsingFile } from './saving';
 
 type JSONValue =
   null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
@@ -186,19 +187,13 @@ class RunForm
  */
 export async function runNotebook(panel: NotebookPanel): Promise<boolean> {
   const context = panel.context;
-  if (context.model.dirty) {
-    const save = await showDialog({
-      title: 'Save Before Running?',
-      body: 'A run executes the saved notebook. Save your changes first?',
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.okButton({ label: 'Save and Continue' })
-      ]
-    });
-    if (!save.button.accept) {
-      return false;
-    }
-    await context.save();
+  const saved = await saveBeforeUsingFile(
+    context,
+    'Save Before Running?',
+    'A run executes the saved notebook. Save your changes first?'
+  );
+  if (!saved) {
+    return false;
   }
   let info: IRunsReply;
   try {

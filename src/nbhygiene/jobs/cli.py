@@ -23,44 +23,32 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FORMATS = ("text", "json")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _bounded(
+    convert: Callable[[str], Any], noun: str, accept: Callable[[Any], bool], requirement: str
+) -> Any:
+    """An argparse ``type`` that converts and checks a number, with a message argparse shows as is."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not accept(value):  # also false for NaN
+            raise argparse.ArgumentTypeError(requirement)
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a non-negative number")
-    return value
+_INFINITY = float("inf")
+_positive_int = _bounded(int, "a whole number", lambda v: v >= 1, "must be at least 1")
+_non_negative_int = _bounded(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
+_positive_float = _bounded(
+    float, "a number", lambda v: 0 < v < _INFINITY, "must be a positive number of seconds"
+)
+_non_negative_float = _bounded(
+    float, "a number", lambda v: 0 <= v < _INFINITY, "must be a non-negative number"
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
